@@ -35,7 +35,9 @@ def require_tools() -> None:
 
 
 def _resample(src: Path, dst: Path) -> Path:
-    subprocess.run(["sox", str(src), "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", "-e", "signed-integer", str(dst)],
+    # -D: no dither. sox dithers with a random seed by default, so the same sentence would come out
+    # as different samples on every run and recognition results would drift between runs.
+    subprocess.run(["sox", "-D", str(src), "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", "-e", "signed-integer", str(dst)],
                    check=True, capture_output=True)
     return dst
 

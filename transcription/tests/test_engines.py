@@ -39,11 +39,27 @@ def test_it_gives_the_same_words_with_the_short_window_as_with_30_s(whisper_engi
         assert len(short_words) >= len(full_words) - 1, (name, short_words, full_words)
 
 
+ENGLISH_SENTENCES = {
+    "I have had a cough and a fever for two weeks.": ["cough", "fever", "weeks"],
+    "My chest hurts when I breathe and I feel short of breath.": ["chest", "hurts", "breathe"],
+    "The headache started three days ago.": ["headache", "started", "days"],
+}
+
+
 def test_it_recognises_english_with_tiny_en(whisper_models, speech_dir):
+    # Several sentences, judged together: tiny.en on synthetic speech hears one word of a sentence
+    # differently from one CPU to another ("cough" as "cuff"), never most of them.
     engine = FasterWhisperEngine(model=str(whisper_models / "whisper-tiny.en"), language="en", cpu_threads=2)
-    path = speech.english_wav("I have had a cough and a fever for two weeks.", speech_dir)
-    result = engine.transcribe(speech.read_pcm(path))
-    assert len(speech.recognised(["cough", "fever", "weeks"], result.text)) >= 2, result.text
+    found_total, expected_total, report = 0, 0, []
+    for text, words in ENGLISH_SENTENCES.items():
+        result = engine.transcribe(speech.read_pcm(speech.english_wav(text, speech_dir)))
+        found = speech.recognised(words, result.text)
+        report.append(f"{result.text!r} → {found}/{words}")
+        assert result.language == "en"
+        assert found, "\n".join(report)
+        found_total += len(found)
+        expected_total += len(words)
+    assert found_total / expected_total >= 0.7, "\n".join(report)
 
 
 def test_it_returns_little_or_no_text_for_silence(whisper_engine):
