@@ -113,6 +113,26 @@ def audit_record(
     )
 
 
+def audit_record_list(
+    *, ctx: AuditContext, action: str, model: type[models.Model], records, clinic, via: str, extra: dict | None = None
+) -> AuditEvent | None:
+    """One event for a page of records shown together (a list, search results, the dashboard).
+
+    It names the ids that were on screen, so "who saw patient X" also finds list pages; never the
+    search text (it may be a name or a CPF). An empty page read nothing and records nothing.
+    """
+    ids = [r.pk for r in records]
+    if not ids:
+        return None
+    return audit_record(
+        ctx=ctx,
+        action=action,
+        target_type=model._meta.label_lower,
+        clinic=clinic,
+        extra={"via": via, "count": len(ids), "ids": ids, **(extra or {})},
+    )
+
+
 def _clinic_id_of(obj) -> int | None:
     """The clinic a record belongs to, from foreign-key ids already loaded (no extra query)."""
     for attr in ("clinic_id", "patient.clinic_id", "consultation.clinic_id"):

@@ -103,6 +103,8 @@ class ConsultationListAPI(DoctorAPIView):
     )
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
+        services.consultation_record_list(ctx=self.audit_context(), clinic=self.doctor.clinic, consultations=page,
+                                          via="api")
         return self.get_paginated_response(ConsultationSerializer(page, many=True).data)
 
     @extend_schema(operation_id="consultations_create", summary="Schedule a consultation", responses={201: ConsultationSerializer})

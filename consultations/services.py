@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from assist.services import note_draft_after_completion
-from audit.services import AuditContext, audit_record
+from audit.services import AuditContext, audit_record, audit_record_list
 from patients.models import Doctor, Patient
 
 from .models import Consultation, PatientLink
@@ -157,6 +157,12 @@ def consultation_transition(*, ctx: AuditContext, consultation: Consultation, to
 def consultation_record_view(*, ctx: AuditContext, consultation: Consultation, via: str = "web") -> None:
     """Record that a consultation record (health data) was read."""
     audit_record(ctx=ctx, action="consultation.viewed", target=consultation, extra={"via": via})
+
+
+def consultation_record_list(*, ctx: AuditContext, clinic, consultations, via: str = "web") -> None:
+    """Record that a page of consultations (patient names, chief complaints) was read."""
+    audit_record_list(ctx=ctx, action="consultation.listed", model=Consultation, records=consultations,
+                      clinic=clinic, via=via)
 
 
 # --- Patient links -------------------------------------------------------------------------------

@@ -34,7 +34,12 @@ STATUS_DONE_MESSAGES = {
 @doctor_required
 @require_http_methods(["GET"])
 def dashboard_view(request):
-    return render(request, "dashboard.html", consultations_for_dashboard(user=request.user))
+    lists = {name: list(qs) for name, qs in consultations_for_dashboard(user=request.user).items()}
+    services.consultation_record_list(
+        ctx=AuditContext.from_request(request), clinic=request.doctor.clinic,
+        consultations=[c for rows in lists.values() for c in rows], via="dashboard",
+    )
+    return render(request, "dashboard.html", lists)
 
 
 @doctor_required

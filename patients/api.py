@@ -97,6 +97,10 @@ class PatientListAPI(DoctorAPIView):
     )
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
+        services.patient_record_list(
+            ctx=self.audit_context(), clinic=self.doctor.clinic, patients=page, via="api",
+            searched=bool(request.query_params.get("search", "").strip()),
+        )
         return self.get_paginated_response(PatientSerializer(page, many=True).data)
 
     @extend_schema(operation_id="patients_create", summary="Create a patient", responses={201: PatientSerializer})

@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from audit.services import AuditContext, audit_record
+from audit.services import AuditContext, audit_record, audit_record_list
 
 from .models import Clinic, Doctor, Patient
 from .validators import cpf_normalize, phone_normalize
@@ -114,6 +114,14 @@ def patient_delete(*, ctx: AuditContext, patient: Patient) -> None:
 def patient_record_view(*, ctx: AuditContext, patient: Patient, via: str = "web") -> None:
     """Record that a patient's record was read (LGPD access log)."""
     audit_record(ctx=ctx, action="patient.viewed", target=patient, extra={"via": via})
+
+
+def patient_record_list(*, ctx: AuditContext, clinic, patients, via: str = "web", searched: bool = False) -> None:
+    """Record that a page of patient records (names, CPFs; notes through the API) was read."""
+    audit_record_list(
+        ctx=ctx, action="patient.listed", model=Patient, records=patients, clinic=clinic, via=via,
+        extra={"searched": searched},
+    )
 
 
 def doctor_create(

@@ -52,6 +52,10 @@ def patient_list_view(request):
     page = Paginator(patient_list(user=request.user, search=search), PATIENTS_PER_PAGE).get_page(
         request.GET.get("page")
     )
+    services.patient_record_list(
+        ctx=AuditContext.from_request(request), clinic=request.doctor.clinic, patients=page.object_list,
+        via="web", searched=bool(search),
+    )
     ctx = {"page": page, "search": search}
     template = "patients/_list_results.html" if is_htmx(request) else "patients/list.html"
     return render(request, template, ctx)

@@ -234,3 +234,10 @@ def test_it_serves_the_schema_over_http(alice_client):
     res = alice_client.get("/api/schema/")
     assert res.status_code == 200
     assert b"/api/v1/consultations/{id}/transition/" in res.content
+
+
+def test_it_records_which_consultations_a_list_page_showed(api, alice, consultation, outsider_consultation):
+    assert [c["id"] for c in api.get(url()).json()["results"]] == [consultation.pk]
+    event = AuditEvent.objects.get(action="consultation.listed")
+    assert (event.actor, event.clinic_id, event.target_type) == (alice.user, alice.clinic_id, "consultations.consultation")
+    assert event.extra == {"via": "api", "count": 1, "ids": [consultation.pk]}

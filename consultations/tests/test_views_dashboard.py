@@ -58,3 +58,23 @@ def test_it_shows_empty_states(alice_client):
 
 def test_it_refuses_post(alice_client):
     assert alice_client.post("/").status_code == 405
+
+
+def test_it_audits_the_consultations_it_showed(alice_client, alice, schedule, noon_today):
+    from audit.models import AuditEvent
+
+    today = schedule(noon_today, "Retorno de exames")
+    later = schedule(noon_today + timedelta(days=3), "Dor lombar")
+    schedule(noon_today - timedelta(days=2), "Consulta antiga")
+    alice_client.get("/")
+    event = AuditEvent.objects.get(action="consultation.listed")
+    assert event.actor == alice.user and event.clinic_id == alice.clinic_id
+    assert event.extra == {"via": "dashboard", "count": 2, "ids": [today.pk, later.pk]}
+    assert "Dor" not in str(event.extra)
+
+
+def test_it_records_nothing_when_the_dashboard_is_empty(alice_client, alice):
+    from audit.models import AuditEvent
+
+    assert alice_client.get("/").status_code == 200
+    assert not AuditEvent.objects.filter(action="consultation.listed").exists()

@@ -42,6 +42,9 @@ def test_it_logs_in_registers_a_patient_schedules_a_consultation_and_shows_it(li
     assert consultation.chief_complaint == "Tosse há duas semanas"
     actions = set(AuditEvent.objects.filter(actor=alice.user).values_list("action", flat=True))
     assert {"patient.created", "patient.viewed", "consultation.created", "consultation.viewed"} <= actions
+    # The dashboard that showed it recorded which consultations were on screen.
+    shown = AuditEvent.objects.filter(actor=alice.user, action="consultation.listed", extra__via="dashboard")
+    assert any(consultation.pk in e.extra["ids"] for e in shown)
 
 
 def _click_through(playwright, chromium, live_daphne):

@@ -181,3 +181,17 @@ def test_it_refuses_a_user_without_a_doctor_profile_with_a_clear_message(db):
     res = client.get(url(), HTTP_ACCEPT_LANGUAGE="en")
     assert res.status_code == 403
     assert "no doctor profile" in res.json()["detail"]
+
+
+def test_it_records_which_patients_a_list_page_showed_without_the_search_text(api, alice, patient, outsider_patient):
+    response = api.get(url(), {"search": "529.982"})
+    assert [p["id"] for p in response.json()["results"]] == [patient.pk]
+    event = AuditEvent.objects.get(action="patient.listed")
+    assert (event.actor, event.clinic_id, event.target_type) == (alice.user, alice.clinic_id, "patients.patient")
+    assert event.extra == {"via": "api", "count": 1, "ids": [patient.pk], "searched": True}
+    assert "529" not in str(event.extra)
+
+
+def test_it_records_nothing_for_an_empty_result_page(api, patient):
+    assert api.get(url(), {"search": "Inexistente"}).json()["results"] == []
+    assert not AuditEvent.objects.filter(action="patient.listed").exists()

@@ -62,3 +62,12 @@ def test_it_serves_the_full_page_for_htmx_history_restore(alice_client, patient)
 
 def test_it_refuses_post(alice_client):
     assert alice_client.post(URL).status_code == 405
+
+
+def test_it_audits_the_page_of_patients_shown(alice_client, alice, many_patients):
+    from audit.models import AuditEvent
+
+    alice_client.get(URL, {"q": "Paciente", "page": 2})
+    event = AuditEvent.objects.get(action="patient.listed")
+    assert event.actor == alice.user and event.clinic_id == alice.clinic_id
+    assert event.extra == {"via": "web", "count": 5, "ids": [p.pk for p in many_patients[25:]], "searched": True}
