@@ -1,6 +1,24 @@
 from django.contrib import admin
 
 from .models import AuditEvent
+from .services import AuditContext, audit_record_list
+
+
+class ListAuditAdminMixin:
+    """Audits an admin change list of patient data: which rows the page showed (`list_audit_action`)."""
+
+    list_audit_action = ""
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        cl = (getattr(response, "context_data", None) or {}).get("cl")
+        if cl is not None and response.status_code == 200:
+            # Evaluating the page here fills its cache: rendering reuses the same rows, no second query.
+            audit_record_list(
+                ctx=AuditContext.from_request(request), action=self.list_audit_action, model=self.model,
+                records=cl.result_list, clinic=None, via="admin",
+            )
+        return response
 
 
 @admin.register(AuditEvent)

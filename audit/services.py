@@ -90,11 +90,13 @@ def audit_record(
     target_type: str = "",
     target_id: str | int = "",
     clinic=None,
+    clinic_id: int | None = None,
     extra: dict | None = None,
 ) -> AuditEvent:
     """Append one audit event. `extra` is masked before it is stored."""
     user = ctx.user if getattr(ctx.user, "is_authenticated", False) else None
-    clinic_id = clinic.pk if clinic is not None else None
+    if clinic is not None:
+        clinic_id = clinic.pk
     if target is not None:
         target_type = target_type or target._meta.label_lower
         target_id = target_id or target.pk
@@ -115,22 +117,27 @@ def audit_record(
 
 def audit_record_list(
     *, ctx: AuditContext, action: str, model: type[models.Model], records, clinic, via: str, extra: dict | None = None
-) -> AuditEvent | None:
-    """One event for a page of records shown together (a list, search results, the dashboard).
+) -> list[AuditEvent]:
+    """Events for a page of records shown together (a list, search results, the dashboard).
 
-    It names the ids that were on screen, so "who saw patient X" also finds list pages; never the
-    search text (it may be a name or a CPF). An empty page read nothing and records nothing.
+    They name the ids that were on screen, so "who saw patient X" also finds list pages; never the
+    search text (it may be a name or a CPF). An empty page read nothing and records nothing. With
+    `clinic=None` (a superuser's admin list across clinics) there is one event per clinic shown.
     """
-    ids = [r.pk for r in records]
-    if not ids:
-        return None
-    return audit_record(
-        ctx=ctx,
-        action=action,
-        target_type=model._meta.label_lower,
-        clinic=clinic,
-        extra={"via": via, "count": len(ids), "ids": ids, **(extra or {})},
-    )
+    by_clinic: dict[int | None, list] = {}
+    for r in records:
+        key = clinic.pk if clinic is not None else _clinic_id_of(r)
+        by_clinic.setdefault(key, []).append(r.pk)
+    return [
+        audit_record(
+            ctx=ctx,
+            action=action,
+            target_type=model._meta.label_lower,
+            clinic_id=clinic_id,
+            extra={"via": via, "count": len(ids), "ids": ids, **(extra or {})},
+        )
+        for clinic_id, ids in by_clinic.items()
+    ]
 
 
 def _clinic_id_of(obj) -> int | None:

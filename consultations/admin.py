@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from audit.admin import ListAuditAdminMixin
 from audit.services import AuditContext
 from patients.admin import ClinicScopedAdminMixin
 
@@ -38,8 +39,9 @@ class ConsultationAdminForm(forms.ModelForm):
 
 
 @admin.register(Consultation)
-class ConsultationAdmin(ClinicScopedAdminMixin, admin.ModelAdmin):
+class ConsultationAdmin(ListAuditAdminMixin, ClinicScopedAdminMixin, admin.ModelAdmin):
     form = ConsultationAdminForm
+    list_audit_action = "consultation.listed"
     list_display = ("id", "scheduled_for", "patient", "doctor", "type", "status", "clinic")
     list_filter = ("status", "type", "clinic", ("scheduled_for", admin.DateFieldListFilter))
     search_fields = ("patient__full_name", "patient__cpf", "doctor__user__username", "doctor__user__last_name", "room_name")

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from audit.admin import ListAuditAdminMixin
 from audit.services import AuditContext
 
 from . import services
@@ -104,8 +105,9 @@ class PatientAdminForm(forms.ModelForm):
 
 
 @admin.register(Patient)
-class PatientAdmin(ClinicScopedAdminMixin, admin.ModelAdmin):
+class PatientAdmin(ListAuditAdminMixin, ClinicScopedAdminMixin, admin.ModelAdmin):
     form = PatientAdminForm
+    list_audit_action = "patient.listed"
     list_display = ("full_name", "cpf_display", "birth_date", "phone", "clinic", "created_at")
     list_filter = ("clinic", ("created_at", admin.DateFieldListFilter))
     search_fields = ("full_name", "cpf", "email", "phone")

@@ -121,3 +121,12 @@ def test_it_offers_no_delete(admin_client, consultation):
     assert admin_client.get(f"/admin/consultations/consultation/{consultation.pk}/delete/").status_code == 403
     res = admin_client.get("/admin/consultations/consultation/")
     assert "delete_selected" not in dict(res.context["action_form"].fields["action"].choices)
+
+
+def test_it_audits_the_consultations_a_change_list_showed(admin_client, consultation, outsider_consultation):
+    admin_client.get("/admin/consultations/consultation/", {"q": "Maria"})
+    event = AuditEvent.objects.get(action="consultation.listed")
+    assert (event.actor, event.clinic_id, event.target_type) == (
+        admin_client.user, consultation.clinic_id, "consultations.consultation"
+    )
+    assert event.extra == {"via": "admin", "count": 1, "ids": [consultation.pk]}

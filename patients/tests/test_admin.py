@@ -119,3 +119,18 @@ def test_it_shows_staff_doctors_only_their_clinic(client, alice, patient, outsid
     assert list(res.context["cl"].result_list) == [patient]
     assert client.get(f"/admin/patients/patient/{outsider_patient.pk}/change/").status_code == 302  # "not found"
     assert not AuditEvent.objects.filter(action="patient.viewed").exists()
+
+
+def test_it_audits_the_patients_a_change_list_showed_one_event_per_clinic(admin_client, patient, outsider_patient):
+    admin_client.get("/admin/patients/patient/")
+    events = {e.clinic_id: e.extra for e in AuditEvent.objects.filter(action="patient.listed")}
+    assert events == {
+        patient.clinic_id: {"via": "admin", "count": 1, "ids": [patient.pk]},
+        outsider_patient.clinic_id: {"via": "admin", "count": 1, "ids": [outsider_patient.pk]},
+    }
+    assert all(e.actor == admin_client.user for e in AuditEvent.objects.filter(action="patient.listed"))
+
+
+def test_it_does_not_audit_an_empty_change_list_search(admin_client, patient):
+    assert admin_client.get("/admin/patients/patient/", {"q": "Inexistente"}).status_code == 200
+    assert not AuditEvent.objects.filter(action="patient.listed").exists()
