@@ -3,6 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from audit.models import AuditEvent
 from consultations.services import consultation_create, consultation_transition
 
 
@@ -61,8 +62,6 @@ def test_it_refuses_post(alice_client):
 
 
 def test_it_audits_the_consultations_it_showed(alice_client, alice, schedule, noon_today):
-    from audit.models import AuditEvent
-
     today = schedule(noon_today, "Retorno de exames")
     later = schedule(noon_today + timedelta(days=3), "Dor lombar")
     schedule(noon_today - timedelta(days=2), "Consulta antiga")
@@ -74,7 +73,5 @@ def test_it_audits_the_consultations_it_showed(alice_client, alice, schedule, no
 
 
 def test_it_records_nothing_when_the_dashboard_is_empty(alice_client, alice):
-    from audit.models import AuditEvent
-
     assert alice_client.get("/").status_code == 200
     assert not AuditEvent.objects.filter(action="consultation.listed").exists()

@@ -1,6 +1,7 @@
 import pytest
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from patients.services import patient_create
 
 URL = "/patients/"
@@ -65,8 +66,6 @@ def test_it_refuses_post(alice_client):
 
 
 def test_it_audits_the_page_of_patients_shown(alice_client, alice, many_patients):
-    from audit.models import AuditEvent
-
     alice_client.get(URL, {"q": "Paciente", "page": 2})
     event = AuditEvent.objects.get(action="patient.listed")
     assert event.actor == alice.user and event.clinic_id == alice.clinic_id
